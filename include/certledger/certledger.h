@@ -1,0 +1,12 @@
+/* certledger/certledger.h - the whole public C API of certledger. */
+#ifndef CERTLEDGER_H
+#define CERTLEDGER_H
+
+#include "certledger/error.h"
+#include "certledger/ledger.h"
+#include "certledger/accounts.h"
+#include "certledger/text.h"
+
+#define CERTLEDGER_VERSION "0.1.0"
+
+#endif
