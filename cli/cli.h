@@ -61,6 +61,7 @@ json_t *cli_event_json(const cl_event_info *ev);
 void cli_print_event(cli *c, const cl_event_info *ev);
 
 int cmd_init(cli *c, int argc, char **argv);
+int cmd_admin(cli *c, int argc, char **argv);
 int cmd_log(cli *c, int argc, char **argv);
 int cmd_verify(cli *c, int argc, char **argv);
 int cmd_checkpoint(cli *c, int argc, char **argv);

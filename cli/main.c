@@ -19,6 +19,7 @@ typedef struct command {
 
 static const command commands[] = {
 	{"init", cmd_init, "create a new ledger"},
+	{"admin", cmd_admin, "add, remove and list named admins"},
 	{"account", cmd_account, "create, show and list email accounts"},
 	{"log", cmd_log, "print the raw events"},
 	{"verify", cmd_verify, "check signatures, chain, authority and Merkle tree"},

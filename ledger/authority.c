@@ -194,7 +194,7 @@ cl_err cl_admins_check(const cl_admins *a, uint64_t seq, cl_bytes type, cl_bytes
 			return cl_error_set(err, CL_EDENIED, "no admin named '%.*s'", (int)actor.len, actor.ptr);
 		}
 		if (memcmp(who->signer_id, signer_id, CL_SIGNER_ID_LEN) != 0)
-			return cl_error_set(err, CL_EDENIED, "the signing key is not admin '%s''s key", who->name);
+			return cl_error_set(err, CL_EDENIED, "the signing key is not the key of admin '%s'", who->name);
 		if (!who->active)
 			return cl_error_set(err, CL_EDENIED, "admin '%s' was removed at seq %llu", who->name,
 					    (unsigned long long)who->removed_seq);

@@ -5,6 +5,7 @@
 #include "certledger/error.h"
 #include "certledger/ledger.h"
 #include "certledger/accounts.h"
+#include "certledger/admins.h"
 #include "certledger/text.h"
 
 #define CERTLEDGER_VERSION "0.1.0"
