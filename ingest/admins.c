@@ -52,6 +52,20 @@ cl_err cl_admin_add(cl_ledger *l, const char *name, const char *role, const char
 				    "invalid admin name '%s' (1-64 of A-Z a-z 0-9 . _ -, not 'ledger')", name);
 	if (cl_role_parse(role, strlen(role)) == CL_ROLE_NONE)
 		return cl_error_set(&l->err, CL_EBADINPUT, "unknown role '%s' (admin or auditor)", role);
+	/* Checked again when the event is appended; checked here first so that no key file is
+	 * written for a name that cannot be added. */
+	MDB_txn *txn;
+	cl_admins existing = CL_ADMINS_INIT;
+	if ((rc = cl_store_read_begin(l->store, &txn, &l->err)) != CL_OK)
+		return rc;
+	rc = cl_admins_load(&existing, l->store, txn, &l->err);
+	mdb_txn_abort(txn);
+	bool taken = rc == CL_OK && cl_admins_find(&existing, name, strlen(name)) != NULL;
+	cl_admins_free(&existing);
+	if (rc != CL_OK)
+		return rc;
+	if (taken)
+		return cl_error_set(&l->err, CL_EREFUSED, "admin '%s' exists already (names are never reused)", name);
 	if ((public_key_path == NULL) == (generate_key_out == NULL))
 		return cl_error_set(&l->err, CL_EUSAGE, "give exactly one of a public key file and a key file to generate");
 	if (public_key_path != NULL) {
