@@ -42,7 +42,7 @@ cl_err cl_log__first_at_or_after(cl_store *s, MDB_txn *txn, uint64_t head, int64
 	uint64_t lo = 1, hi = head + 1; /* answer in [lo, hi] */
 	while (lo < hi) {
 		uint64_t mid = lo + (hi - lo) / 2;
-		int64_t ts;
+		int64_t ts = 0;
 		cl_err rc = ts_of(s, txn, mid, &ts, err);
 		if (rc != CL_OK)
 			return rc;
