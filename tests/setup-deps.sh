@@ -1,9 +1,15 @@
 #!/bin/sh
-# setup-deps.sh - installs the Debian packages certledger needs to build, test and run its demo,
-# when they are missing. Needs root for apt-get (it says so and stops otherwise).
+# setup-deps.sh - installs the Debian packages certledger needs to build and run, and with
+# --test also what the tests need (Node.js and npm for the webhook receiver, Python 3 with
+# cryptography for the independent verifier), when they are missing. Needs root for apt-get
+# (it says so and stops otherwise).
+# Usage: tests/setup-deps.sh [--test]
 set -eu
 pkgs="build-essential cmake pkg-config libssl-dev liblmdb-dev libmsgpack-dev libcurl4-openssl-dev
-libjansson-dev libcmocka-dev nodejs npm python3 python3-cryptography ca-certificates openssl"
+libjansson-dev libcmocka-dev ca-certificates openssl"
+if [ "${1:-}" = "--test" ]; then
+	pkgs="$pkgs nodejs npm python3 python3-cryptography"
+fi
 missing=""
 for p in $pkgs; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
