@@ -31,7 +31,7 @@ static bool take(cl_mp_reader *r, size_t n, const uint8_t **out)
 
 static bool be(cl_mp_reader *r, size_t n, uint64_t *v)
 {
-	const uint8_t *q;
+	const uint8_t *q = NULL;
 	if (!take(r, n, &q))
 		return false;
 	uint64_t x = 0;
@@ -72,7 +72,7 @@ cl_mp_type cl_mp_peek(cl_mp_reader *r)
 static bool header(cl_mp_reader *r, uint8_t fix_mask, uint8_t fix_tag, uint8_t fix_bits,
 		   uint8_t t8, uint8_t t16, uint8_t t32, uint64_t *n, const char *what)
 {
-	const uint8_t *q;
+	const uint8_t *q = NULL;
 	if (!take(r, 1, &q))
 		return false;
 	uint8_t c = *q;
@@ -92,7 +92,7 @@ static bool header(cl_mp_reader *r, uint8_t fix_mask, uint8_t fix_tag, uint8_t f
 
 bool cl_mp_read_array(cl_mp_reader *r, uint32_t *n)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	if (!header(r, 0xf0, 0x90, 0x0f, 0, 0xdc, 0xdd, &v, "expected an array"))
 		return false;
 	/* every element takes at least one byte: a count beyond what is left is hostile */
@@ -104,7 +104,7 @@ bool cl_mp_read_array(cl_mp_reader *r, uint32_t *n)
 
 bool cl_mp_read_map(cl_mp_reader *r, uint32_t *n)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	if (!header(r, 0xf0, 0x80, 0x0f, 0, 0xde, 0xdf, &v, "expected a map"))
 		return false;
 	if (v > cl_mp_left(r) / 2)
@@ -115,7 +115,7 @@ bool cl_mp_read_map(cl_mp_reader *r, uint32_t *n)
 
 static bool read_span(cl_mp_reader *r, uint64_t n, cl_bytes *out)
 {
-	const uint8_t *q;
+	const uint8_t *q = NULL;
 	if (n > cl_mp_left(r))
 		return cl_mp_fail(r, "length prefix exceeds input");
 	if (!take(r, (size_t)n, &q))
@@ -126,7 +126,7 @@ static bool read_span(cl_mp_reader *r, uint64_t n, cl_bytes *out)
 
 bool cl_mp_read_str(cl_mp_reader *r, cl_bytes *s)
 {
-	uint64_t n;
+	uint64_t n = 0;
 	if (!header(r, 0xe0, 0xa0, 0x1f, 0xd9, 0xda, 0xdb, &n, "expected a string"))
 		return false;
 	return read_span(r, n, s);
@@ -134,7 +134,7 @@ bool cl_mp_read_str(cl_mp_reader *r, cl_bytes *s)
 
 bool cl_mp_read_bin(cl_mp_reader *r, cl_bytes *b)
 {
-	uint64_t n;
+	uint64_t n = 0;
 	/* bin has no fix form: a mask that never matches */
 	if (!header(r, 0x00, 0x01, 0x00, 0xc4, 0xc5, 0xc6, &n, "expected binary data"))
 		return false;
@@ -152,7 +152,7 @@ bool cl_mp_read_bin_n(cl_mp_reader *r, size_t n, cl_bytes *b)
 
 bool cl_mp_read_uint(cl_mp_reader *r, uint64_t *v)
 {
-	const uint8_t *q;
+	const uint8_t *q = NULL;
 	if (!take(r, 1, &q))
 		return false;
 	uint8_t c = *q;
@@ -210,7 +210,7 @@ bool cl_mp_read_int(cl_mp_reader *r, int64_t *v)
 
 bool cl_mp_read_bool(cl_mp_reader *r, bool *v)
 {
-	const uint8_t *q;
+	const uint8_t *q = NULL;
 	if (!take(r, 1, &q))
 		return false;
 	if (*q == 0xc2 || *q == 0xc3) {
@@ -223,7 +223,7 @@ bool cl_mp_read_bool(cl_mp_reader *r, bool *v)
 
 bool cl_mp_read_nil(cl_mp_reader *r)
 {
-	const uint8_t *q;
+	const uint8_t *q = NULL;
 	if (!take(r, 1, &q))
 		return false;
 	if (*q == 0xc0)
@@ -245,10 +245,10 @@ bool cl_mp_expect_key(cl_mp_reader *r, const char *key)
 
 bool cl_mp_skip(cl_mp_reader *r)
 {
-	uint32_t n;
+	uint32_t n = 0;
 	cl_bytes b;
 	uint64_t u;
-	const uint8_t *q;
+	const uint8_t *q = NULL;
 	bool ok = true;
 	if (r->depth >= 32)
 		return cl_mp_fail(r, "nesting too deep");

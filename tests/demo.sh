@@ -6,7 +6,7 @@ bin=${1:-build/certledger}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/certledger-demo.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 export CERTLEDGER_DIR="$dir/ledger"
-data=$(cd "$(dirname "$0")/data" && pwd)
+data="$(cd "$(dirname "$0")" && pwd)/data"
 run() { echo "\$ certledger $*"; "$bin" "$@"; echo; }
 run init --org-domain corp.example --origin demo.certledger.example/log
 run account create alice@corp.example --name "Alice Example"

@@ -126,7 +126,7 @@ static void test_clean_ledger_verifies(void **state)
 static void test_forged_by_auditor(void **state)
 {
 	fixture *f = *state;
-	forge fg = {"audrey", f->key_audrey, "account.created", "x@corp.example", 0};
+	forge fg = {"audrey", f->key_audrey, "account.created", "x@corp.example", 0, NULL};
 	cl_verify_result r;
 	forge_and_verify(f, &fg, &r);
 	assert_false(r.ok);
@@ -137,7 +137,7 @@ static void test_forged_by_auditor(void **state)
 static void test_forged_by_removed_admin(void **state)
 {
 	fixture *f = *state;
-	forge fg = {"bob", f->key_bob, "account.created", "x@corp.example", 0};
+	forge fg = {"bob", f->key_bob, "account.created", "x@corp.example", 0, NULL};
 	cl_verify_result r;
 	forge_and_verify(f, &fg, &r);
 	assert_false(r.ok);
@@ -149,7 +149,7 @@ static void test_forged_actor_with_other_key(void **state)
 {
 	fixture *f = *state;
 	/* signed with audrey's key but claiming to be alice */
-	forge fg = {"alice", f->key_audrey, "account.created", "x@corp.example", 0};
+	forge fg = {"alice", f->key_audrey, "account.created", "x@corp.example", 0, NULL};
 	cl_verify_result r;
 	forge_and_verify(f, &fg, &r);
 	assert_false(r.ok);
@@ -160,7 +160,7 @@ static void test_forged_actor_with_other_key(void **state)
 static void test_forged_admin_by_non_owner(void **state)
 {
 	fixture *f = *state;
-	forge fg = {"alice", f->key_alice, "admin.added", NULL, 0};
+	forge fg = {"alice", f->key_alice, "admin.added", NULL, 0, NULL};
 	cl_verify_result r;
 	forge_and_verify(f, &fg, &r);
 	assert_false(r.ok);
@@ -178,7 +178,7 @@ static void test_forged_unknown_signer(void **state)
 	assert_int_equal(cl_key_generate(&k, &err), CL_OK);
 	assert_int_equal(cl_key_save_private(k, stranger, &err), CL_OK);
 	cl_key_free(k);
-	forge fg = {"mallory", stranger, "account.created", "x@corp.example", 0};
+	forge fg = {"mallory", stranger, "account.created", "x@corp.example", 0, NULL};
 	cl_verify_result r;
 	forge_and_verify(f, &fg, &r);
 	assert_false(r.ok);
