@@ -112,7 +112,7 @@ static bool looks_like_email(const char *s, size_t n)
 	return clean_utf8((const unsigned char *)s, n);
 }
 
-static cl_err add_email(cl_cert_info *info, const char *s, size_t n)
+static cl_err add_email(cl_cert_meta *info, const char *s, size_t n)
 {
 	if (n == 0 || n > 320 || memchr(s, '\0', n) != NULL || !looks_like_email(s, n))
 		return CL_OK; /* not an address: skipped, never guessed at */
@@ -203,7 +203,7 @@ static char *oid_text(const ASN1_OBJECT *o, bool prefer_ln)
 	return strdup(buf);
 }
 
-static cl_err key_info(cl_cert_info *info, X509 *x)
+static cl_err key_info(cl_cert_meta *info, X509 *x)
 {
 	EVP_PKEY *pk = X509_get0_pubkey(x);
 	if (pk == NULL) {
@@ -247,7 +247,7 @@ static cl_err key_info(cl_cert_info *info, X509 *x)
 	return CL_OK;
 }
 
-static cl_err usage_info(cl_cert_info *info, X509 *x)
+static cl_err usage_info(cl_cert_meta *info, X509 *x)
 {
 	static const char *const ku_names[] = {"digitalSignature", "nonRepudiation", "keyEncipherment",
 					       "dataEncipherment", "keyAgreement", "keyCertSign",
@@ -292,7 +292,7 @@ static cl_err usage_info(cl_cert_info *info, X509 *x)
 	return rc;
 }
 
-static cl_err email_info(cl_cert_info *info, X509 *x)
+static cl_err email_info(cl_cert_meta *info, X509 *x)
 {
 	cl_err rc = CL_OK;
 	int crit = -1;
@@ -327,7 +327,7 @@ static cl_err email_info(cl_cert_info *info, X509 *x)
 	return rc;
 }
 
-static cl_err sig_info(cl_cert_info *info, X509 *x)
+static cl_err sig_info(cl_cert_meta *info, X509 *x)
 {
 	const X509_ALGOR *alg = NULL;
 	const ASN1_OBJECT *oid = NULL;
@@ -377,7 +377,7 @@ cl_err cl_cert_der(const X509 *x, uint8_t **out, size_t *len, cl_error *err)
 	return CL_OK;
 }
 
-cl_err cl_cert_info_judge(cl_cert_info *info, int64_t now)
+cl_err cl_cert_meta_judge(cl_cert_meta *info, int64_t now)
 {
 	char **r = NULL;
 	size_t n = 0;
@@ -419,9 +419,9 @@ cl_err cl_cert_info_judge(cl_cert_info *info, int64_t now)
 	return CL_OK;
 }
 
-cl_err cl_cert_info_from_x509(cl_cert_info *out, X509 *x, int64_t now, cl_error *err)
+cl_err cl_cert_meta_from_x509(cl_cert_meta *out, X509 *x, int64_t now, cl_error *err)
 {
-	cl_cert_info info;
+	cl_cert_meta info;
 	cl_err rc;
 	memset(&info, 0, sizeof(info));
 	memset(out, 0, sizeof(*out));
@@ -454,19 +454,19 @@ cl_err cl_cert_info_from_x509(cl_cert_info *out, X509 *x, int64_t now, cl_error 
 	info.is_ca = (xf & EXFLAG_CA) != 0;
 	info.self_signed = X509_self_signed(x, 1) == 1;
 	ERR_clear_error();
-	rc = cl_cert_info_judge(&info, now);
+	rc = cl_cert_meta_judge(&info, now);
 	if (rc != CL_OK)
 		cl_error_set(err, rc, "out of memory");
 out:
 	if (rc != CL_OK) {
-		cl_cert_info_clear(&info);
+		cl_cert_meta_clear(&info);
 		return rc;
 	}
 	*out = info;
 	return CL_OK;
 }
 
-void cl_cert_info_clear(cl_cert_info *info)
+void cl_cert_meta_clear(cl_cert_meta *info)
 {
 	if (info == NULL)
 		return;

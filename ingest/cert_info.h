@@ -1,9 +1,11 @@
 /* cert_info.h - the metadata of one certificate, in plain C types, as cert.uploaded records it
  * (docs/events.md) and `cert show --json` prints it, plus the S/MIME suitability verdict.
  *
- * Nothing here refers to OpenSSL after cl_cert_info_from_x509 returns: every string and array
+ * Nothing here refers to OpenSSL after cl_cert_meta_from_x509 returns: every string and array
  * is owned by the struct (malloc'd, NUL-terminated, valid UTF-8) and freed by
- * cl_cert_info_clear, so the result can outlive the X509 and cross into projections/ and cli/.
+ * cl_cert_meta_clear, so the result can outlive the X509 and cross into projections/ and cli/.
+ * (The public certledger/certs.h has its own cl_cert_info, what the read side returns; the two
+ * have different names so that a file may include both.)
  */
 #ifndef CL_INGEST_CERT_INFO_H
 #define CL_INGEST_CERT_INFO_H
@@ -16,7 +18,7 @@
 
 #define CL_CERT_FP_LEN 32
 
-typedef struct cl_cert_info {
+typedef struct cl_cert_meta {
 	uint8_t fingerprint[CL_CERT_FP_LEN]; /* SHA-256 of der */
 	char fingerprint_hex[2 * CL_CERT_FP_LEN + 1]; /* 64 lowercase hex digits */
 	char *subject;       /* one line, RFC 2253 order and escaping, UTF-8 kept ("CN=A,O=B") */
@@ -46,16 +48,16 @@ typedef struct cl_cert_info {
 	bool is_ca;          /* basicConstraints cA */
 	bool self_signed;    /* issued by itself, signature checked */
 	bool smime_ok;       /* no reasons below */
-	char **smime_reasons; /* see cl_cert_info_judge */
+	char **smime_reasons; /* see cl_cert_meta_judge */
 	size_t n_smime_reasons;
 	uint8_t *der;        /* the certificate, DER (what the fingerprint covers) */
 	size_t der_len;
-} cl_cert_info;
+} cl_cert_meta;
 
 /* Fills *out (overwritten; zero it or clear it first) from x and judges it at `now`
  * (microseconds since the epoch). x is only read. CL_EBADINPUT when the certificate cannot be
  * described (unreadable validity times or names), CL_ENOMEM. On error *out is left cleared. */
-cl_err cl_cert_info_from_x509(cl_cert_info *out, X509 *x, int64_t now, cl_error *err)
+cl_err cl_cert_meta_from_x509(cl_cert_meta *out, X509 *x, int64_t now, cl_error *err)
 	__attribute__((warn_unused_result));
 
 /* Recomputes smime_ok and smime_reasons from the other fields at `now`. Reasons, in this
@@ -63,10 +65,10 @@ cl_err cl_cert_info_from_x509(cl_cert_info *out, X509 *x, int64_t now, cl_error 
  * counts as allowing it), "expired", "not yet valid", "weak signature hash (md5/sha1)",
  * "key too small" (RSA or DSA under 2048 bits), "key usage allows neither signing nor
  * encryption". CL_ENOMEM only. */
-cl_err cl_cert_info_judge(cl_cert_info *info, int64_t now) __attribute__((warn_unused_result));
+cl_err cl_cert_meta_judge(cl_cert_meta *info, int64_t now) __attribute__((warn_unused_result));
 
 /* Frees everything and zeroes the struct. Safe on a zeroed struct. */
-void cl_cert_info_clear(cl_cert_info *info);
+void cl_cert_meta_clear(cl_cert_meta *info);
 
 /* The DER of x in a malloc'd buffer (free with free()). CL_EBADINPUT / CL_ENOMEM. */
 cl_err cl_cert_der(const X509 *x, uint8_t **out, size_t *len, cl_error *err) __attribute__((warn_unused_result));

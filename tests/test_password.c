@@ -17,73 +17,9 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tu_memwatch.h"
 
 #include "ingest/password.h"
-
-/* The hook reads whole blocks that OpenSSL may not have written to the end (a decryption
- * buffer sized for padding, say); they are being freed, so tell valgrind they are readable. */
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#endif
-#endif
-#ifndef VALGRIND_MAKE_MEM_DEFINED
-#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
-#endif
-
-/* ---- allocation hooks ---------------------------------------------------------------------- */
-
-#define HDR 16
-static const void *g_tracked;   /* a block whose contents are checked when freed */
-static int g_tracked_freed;     /* 1 when it was freed all-zero, -1 when it was not */
-static const char *g_needle;    /* a password that no freed block may hold */
-static int g_needle_found;
-
-static void *hk_malloc(size_t n, const char *file, int line)
-{
-	(void)file;
-	(void)line;
-	uint8_t *p = malloc(n + HDR);
-	if (p == NULL)
-		return NULL;
-	memcpy(p, &n, sizeof(n));
-	return p + HDR;
-}
-
-static void hk_free(void *ptr, const char *file, int line)
-{
-	(void)file;
-	(void)line;
-	if (ptr == NULL)
-		return;
-	uint8_t *p = (uint8_t *)ptr - HDR;
-	size_t n;
-	memcpy(&n, p, sizeof(n));
-	VALGRIND_MAKE_MEM_DEFINED(ptr, n);
-	if (ptr == g_tracked) {
-		g_tracked_freed = 1;
-		for (size_t i = 0; i < n; i++)
-			if (((const uint8_t *)ptr)[i] != 0)
-				g_tracked_freed = -1;
-	}
-	if (g_needle != NULL && memmem(ptr, n, g_needle, strlen(g_needle)) != NULL)
-		g_needle_found++;
-	free(p);
-}
-
-static void *hk_realloc(void *ptr, size_t n, const char *file, int line)
-{
-	if (ptr == NULL)
-		return hk_malloc(n, file, line);
-	size_t old;
-	memcpy(&old, (uint8_t *)ptr - HDR, sizeof(old));
-	uint8_t *np = hk_malloc(n, file, line);
-	if (np == NULL)
-		return NULL;
-	memcpy(np, ptr, old < n ? old : n);
-	hk_free(ptr, file, line);
-	return np;
-}
 
 /* Checks s holds want, then frees it and checks the buffer was zero when freed. */
 static void expect_and_free(cl_secret *s, const char *want, size_t want_len)
@@ -92,11 +28,11 @@ static void expect_and_free(cl_secret *s, const char *want, size_t want_len)
 	if (want_len > 0)
 		assert_memory_equal(s->ptr, want, want_len);
 	assert_non_null(s->ptr);
-	g_tracked = s->ptr;
-	g_tracked_freed = 0;
+	tu_memwatch_track(s->ptr);
 	cl_secret_free(s);
-	g_tracked = NULL;
-	assert_int_equal(g_tracked_freed, 1);
+	int tracked = tu_memwatch_tracked();
+	tu_memwatch_track(NULL);
+	assert_int_equal(tracked, 1);
 	assert_null(s->ptr);
 	assert_int_equal(s->len, 0);
 }
@@ -134,8 +70,8 @@ static void test_file(void **state)
 		{"p\xc3\xa4ss\n", 6, "p\xc3\xa4ss", 5},         /* bytes as they are */
 		{"nul\0byte\n", 9, "nul\0byte", 8},
 	};
-	g_needle = "s3cret";
-	g_needle_found = 0;
+	tu_memwatch_reset();
+	tu_memwatch_set(0, "s3cret", 6);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *path = write_tmp("pw", cases[i].content, cases[i].len);
 		cl_secret s = CL_SECRET_INIT(0);
@@ -144,8 +80,9 @@ static void test_file(void **state)
 		expect_and_free(&s, cases[i].want, cases[i].want_len);
 		free(path);
 	}
-	g_needle = NULL;
-	assert_int_equal(g_needle_found, 0);
+	int found = tu_memwatch_found();
+	tu_memwatch_reset();
+	assert_int_equal(found, 0);
 
 	cl_secret s = CL_SECRET_INIT(0);
 	cl_error err = CL_ERROR_INIT;
@@ -363,7 +300,7 @@ static int teardown(void **state)
 
 int main(void)
 {
-	if (!CRYPTO_set_mem_functions(hk_malloc, hk_realloc, hk_free)) {
+	if (tu_memwatch_install() != 0) {
 		fprintf(stderr, "cannot hook OpenSSL's allocator\n");
 		return 1;
 	}

@@ -1,9 +1,11 @@
-/* test_seal.c - sealed private keys (ingest/seal.h): round trips for RSA, EC and Ed25519 keys;
- * any other master key, any other fingerprint, any flipped bit, any truncation or extension
- * fails to open; re-wrapping under a new master key keeps the ciphertext, opens with the new
- * key and no longer with the old; the blob holds neither the PKCS#8 DER nor the raw private
- * scalar; the plaintext is wiped; and the master key file (ledger/master_key.h) is 0600 and
- * refused when group- or world-readable. */
+/* test_seal.c - sealed private keys (ingest/seal.h over ledger/sealed.h): round trips for RSA,
+ * EC and Ed25519 keys; any other master key, any other fingerprint, any flipped bit, any
+ * truncation or extension fails to open; re-wrapping a key blob under a new master key (the
+ * ledger's cl_sealed__rewrap, as rotation does it) keeps the ciphertext, opens with the new key
+ * and no longer with the old; the blob holds neither the PKCS#8 DER nor the raw private scalar;
+ * the plaintext is wiped; and the master key file (ledger/master_key.h) is 0600 and refused
+ * when group- or world-readable. The construction itself, for every purpose, is
+ * tests/test_sealed.c's. */
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -16,67 +18,11 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tu_memwatch.h"
 
 #include "ingest/seal.h"
 #include "ledger/master_key.h"
-
-/* The hook reads whole blocks that OpenSSL may not have written to the end (a decryption
- * buffer sized for padding, say); they are being freed, so tell valgrind they are readable. */
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#endif
-#endif
-#ifndef VALGRIND_MAKE_MEM_DEFINED
-#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
-#endif
-
-/* ---- allocation hooks: freed blocks scanned for watched bytes (see test_ingest_parse.c) ---- */
-
-#define HDR 16
-static const uint8_t *g_watch;
-static size_t g_watch_len;
-static int g_found;
-
-static void *hk_malloc(size_t n, const char *file, int line)
-{
-	(void)file;
-	(void)line;
-	uint8_t *p = malloc(n + HDR);
-	if (p == NULL)
-		return NULL;
-	memcpy(p, &n, sizeof(n));
-	return p + HDR;
-}
-
-static void hk_free(void *ptr, const char *file, int line)
-{
-	(void)file;
-	(void)line;
-	if (ptr == NULL)
-		return;
-	uint8_t *p = (uint8_t *)ptr - HDR;
-	size_t n;
-	memcpy(&n, p, sizeof(n));
-	VALGRIND_MAKE_MEM_DEFINED(ptr, n);
-	if (g_watch != NULL && n >= g_watch_len && memmem(ptr, n, g_watch, g_watch_len) != NULL)
-		g_found++;
-	free(p);
-}
-
-static void *hk_realloc(void *ptr, size_t n, const char *file, int line)
-{
-	if (ptr == NULL)
-		return hk_malloc(n, file, line);
-	size_t old;
-	memcpy(&old, (uint8_t *)ptr - HDR, sizeof(old));
-	uint8_t *np = hk_malloc(n, file, line);
-	if (np == NULL)
-		return NULL;
-	memcpy(np, ptr, old < n ? old : n);
-	hk_free(ptr, file, line);
-	return np;
-}
+#include "ledger/sealed.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
@@ -134,6 +80,13 @@ static bool contains_window(cl_bytes hay, const uint8_t *needle, size_t n, size_
 	return false;
 }
 
+/* Re-wraps a sealed private key the way master-key rotation does. */
+static cl_err rewrap_key(cl_buf *out, const cl_secret *old_m, const cl_secret *new_m, const uint8_t fp[32],
+			 cl_bytes blob, cl_error *err)
+{
+	return cl_sealed__rewrap(out, old_m, new_m, CL_SEALED_PRIVATE_KEY, CL_BYTES(fp, 32), blob, err);
+}
+
 static void expect_no_open(const cl_secret *m, const uint8_t fp[32], const uint8_t *blob, size_t len)
 {
 	cl_secret p8 = CL_SECRET_INIT(CL_SEAL_MAX_PKCS8);
@@ -163,8 +116,8 @@ static void test_round_trip(void **state)
 		cl_error err = CL_ERROR_INIT;
 		assert_int_equal(cl_seal_pkcs8_from_pkey(&p8, key, &err), CL_OK);
 		assert_int_equal(cl_seal_key(&blob, &m, fp, key, &err), CL_OK);
-		assert_int_equal(blob.len, CL_SEAL_OVERHEAD + p8.len);
-		assert_int_equal(blob.ptr[0], CL_SEAL_VERSION);
+		assert_int_equal(blob.len, CL_SEALED_OVERHEAD + p8.len);
+		assert_int_equal(blob.ptr[0], CL_SEALED_VERSION);
 		/* opens to the same PKCS#8 and to an equal key with the same private part */
 		assert_int_equal(cl_seal_open_pkcs8(&back, &m, fp, cl_buf_view(&blob), &err), CL_OK);
 		assert_int_equal(back.len, p8.len);
@@ -220,7 +173,7 @@ static void test_wrong_master_and_fingerprint(void **state)
 	cl_buf b2 = CL_BUF_INIT(1 << 20);
 	assert_int_equal(cl_seal_key(&b2, &short_key, fp, key, &err), CL_EUSAGE);
 	/* an output buffer too small for the blob */
-	cl_buf tiny = CL_BUF_INIT(CL_SEAL_OVERHEAD);
+	cl_buf tiny = CL_BUF_INIT(CL_SEALED_OVERHEAD);
 	assert_int_equal(cl_seal_key(&tiny, &m, fp, key, &err), CL_ETOOLARGE);
 	assert_int_equal(tiny.len, 0);
 	cl_buf_free(&tiny);
@@ -254,7 +207,7 @@ static void test_tampering(void **state)
 			flips++;
 		}
 	}
-	for (size_t len = 0; len < blob.len; len += (len < CL_SEAL_OVERHEAD + 2 ? 1 : 7)) {
+	for (size_t len = 0; len < blob.len; len += (len < CL_SEALED_OVERHEAD + 2 ? 1 : 7)) {
 		memcpy(copy, blob.ptr, len);
 		expect_no_open(&m, fp, copy, len);
 	}
@@ -284,9 +237,9 @@ static void test_rewrap(void **state)
 	cl_buf blob = CL_BUF_INIT(1 << 20), re = CL_BUF_INIT(1 << 20);
 	cl_error err = CL_ERROR_INIT;
 	assert_int_equal(cl_seal_key(&blob, &old_m, fp, key, &err), CL_OK);
-	assert_int_equal(cl_seal_rewrap(&re, &old_m, &new_m, fp, cl_buf_view(&blob), &err), CL_OK);
+	assert_int_equal(rewrap_key(&re, &old_m, &new_m, fp, cl_buf_view(&blob), &err), CL_OK);
 	assert_int_equal(re.len, blob.len);
-	assert_int_equal(re.ptr[0], CL_SEAL_VERSION);
+	assert_int_equal(re.ptr[0], CL_SEALED_VERSION);
 	/* only the wrap (nonce, wrapped key, tag: bytes 1..60) changed */
 	assert_memory_equal(re.ptr + 61, blob.ptr + 61, blob.len - 61);
 	assert_true(memcmp(re.ptr + 1, blob.ptr + 1, 60) != 0);
@@ -301,10 +254,10 @@ static void test_rewrap(void **state)
 
 	/* a damaged blob is not carried forward; neither is one under another master key */
 	blob.ptr[blob.len - 20] ^= 1;
-	assert_int_equal(cl_seal_rewrap(&re, &old_m, &new_m, fp, cl_buf_view(&blob), &err), CL_EINTEGRITY);
+	assert_int_equal(rewrap_key(&re, &old_m, &new_m, fp, cl_buf_view(&blob), &err), CL_EINTEGRITY);
 	assert_int_equal(re.len, 0);
 	blob.ptr[blob.len - 20] ^= 1;
-	assert_int_equal(cl_seal_rewrap(&re, &new_m, &old_m, fp, cl_buf_view(&blob), &err), CL_EINTEGRITY);
+	assert_int_equal(rewrap_key(&re, &new_m, &old_m, fp, cl_buf_view(&blob), &err), CL_EINTEGRITY);
 	cl_buf_free(&blob);
 	cl_buf_free(&re);
 	EVP_PKEY_free(key);
@@ -327,20 +280,19 @@ static void test_plaintext_wiped(void **state)
 	assert_int_equal(cl_seal_pkcs8_from_pkey(&p8, key, &err), CL_OK);
 	uint8_t needle[24];
 	memcpy(needle, p8.ptr + p8.len - sizeof(needle), sizeof(needle)); /* the end: key bytes */
-	g_watch = needle;
-	g_watch_len = sizeof(needle);
-	g_found = 0;
+	tu_memwatch_reset();
+	tu_memwatch_set(0, needle, sizeof(needle));
 	assert_int_equal(cl_seal_pkcs8(&blob, &m, fp, &p8, &err), CL_OK);
 	assert_int_equal(cl_seal_open_pkcs8(&back, &m, fp, cl_buf_view(&blob), &err), CL_OK);
 	cl_secret_free(&back);
 	cl_secret m2;
 	master(&m2, 9);
-	assert_int_equal(cl_seal_rewrap(&re, &m, &m2, fp, cl_buf_view(&blob), &err), CL_OK);
+	assert_int_equal(rewrap_key(&re, &m, &m2, fp, cl_buf_view(&blob), &err), CL_OK);
 	blob.ptr[70] ^= 1;
 	assert_int_equal(cl_seal_open_pkcs8(&back, &m, fp, cl_buf_view(&blob), &err), CL_EINTEGRITY);
 	cl_secret_free(&p8); /* the caller's copy too */
-	g_watch = NULL;
-	assert_int_equal(g_found, 0);
+	tu_memwatch_set(0, NULL, 0);
+	assert_int_equal(tu_memwatch_found(), 0);
 	cl_secret_free(&m2);
 	cl_buf_free(&blob);
 	cl_buf_free(&re);
@@ -386,7 +338,7 @@ static void test_master_key_file(void **state)
 	/* rotation: new key in path.new, re-wrap, install; the old key no longer opens */
 	cl_secret nm = CL_SECRET_INIT(32);
 	assert_int_equal(cl_master_key_prepare(&nm, path, &err), CL_OK);
-	assert_int_equal(cl_seal_rewrap(&re, &m, &nm, fp, cl_buf_view(&blob), &err), CL_OK);
+	assert_int_equal(rewrap_key(&re, &m, &nm, fp, cl_buf_view(&blob), &err), CL_OK);
 	assert_int_equal(cl_master_key_install(path, &err), CL_OK);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -410,7 +362,7 @@ static void test_master_key_file(void **state)
 
 int main(void)
 {
-	if (!CRYPTO_set_mem_functions(hk_malloc, hk_realloc, hk_free)) {
+	if (tu_memwatch_install() != 0) {
 		fprintf(stderr, "cannot hook OpenSSL's allocator\n");
 		return 1;
 	}

@@ -1,6 +1,6 @@
 /* fuzz_upload.c - libFuzzer target for the upload parser: cl_cert_file_parse on arbitrary
  * bytes with the fixed password "foo" (the password of most P12 seeds in tests/data, so the
- * fuzzer gets past the MAC and into the decrypted safes), then cl_cert_info_from_x509 on every
+ * fuzzer gets past the MAC and into the decrypted safes), then cl_cert_meta_from_x509 on every
  * certificate it accepts. Besides ASan/UBSan/LSan findings it aborts when a contract breaks:
  * the password not consumed, an error without a message, a result without certificates, a key
  * without a leaf. The KDF budget is lowered so that a mutated iteration count cannot stall a
@@ -46,12 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (f->pkey != NULL && f->n_chain + 1 != f->n_certs))
 		abort();
 	for (size_t i = 0; i < f->n_certs; i++) {
-		cl_cert_info info;
-		if (cl_cert_info_from_x509(&info, f->certs[i], 0, &err) == CL_OK) {
+		cl_cert_meta info;
+		if (cl_cert_meta_from_x509(&info, f->certs[i], 0, &err) == CL_OK) {
 			if (info.subject == NULL || info.issuer == NULL || info.serial == NULL || info.key_type == NULL ||
 			    info.sig_hash == NULL || strlen(info.fingerprint_hex) != 64 || info.der_len == 0)
 				abort();
-			cl_cert_info_clear(&info);
+			cl_cert_meta_clear(&info);
 		}
 	}
 	cl_cert_file_free(f);
