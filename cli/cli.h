@@ -67,5 +67,26 @@ int cmd_verify(cli *c, int argc, char **argv);
 int cmd_checkpoint(cli *c, int argc, char **argv);
 int cmd_proof(cli *c, int argc, char **argv);
 int cmd_account(cli *c, int argc, char **argv);
+int cmd_export(cli *c, int argc, char **argv);
+int cmd_verify_bundle(cli *c, int argc, char **argv);
+int cmd_replay(cli *c, int argc, char **argv);
+int cmd_webhook(cli *c, int argc, char **argv);
+/* issue 4: accounts, links, primary, history, rebuild, import, cert read side */
+int cmd_link(cli *c, int argc, char **argv);
+int cmd_unlink(cli *c, int argc, char **argv);
+int cmd_primary(cli *c, int argc, char **argv);
+int cmd_history(cli *c, int argc, char **argv);
+int cmd_rebuild(cli *c, int argc, char **argv);
+int cmd_import(cli *c, int argc, char **argv);
+/* `cert show` / `cert list`, for the cert command group: argv[0] is "show" / "list". */
+int cmd_cert_show(cli *c, int argc, char **argv);
+int cmd_cert_list(cli *c, int argc, char **argv);
+/* issue 3: `cert upload|show|list|export|rename|test` (cmd_cert.c) and `keys rotate-master` (cmd_keys.c) */
+int cmd_cert(cli *c, int argc, char **argv);
+int cmd_keys(cli *c, int argc, char **argv);
+/* An account as `account show --json` prints it: email, kind, name, certificates, primary. */
+json_t *cli_account_json(const cl_account *a);
+/* A certificate as `cert show --json` prints it. New reference. */
+json_t *cli_cert_json(const cl_cert_info *ci);
 
 #endif

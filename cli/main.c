@@ -21,10 +21,22 @@ static const command commands[] = {
 	{"init", cmd_init, "create a new ledger"},
 	{"admin", cmd_admin, "add, remove and list named admins"},
 	{"account", cmd_account, "create, show and list email accounts"},
+	{"cert", cmd_cert, "upload, show, list, export, rename and test certificates"},
+	{"keys", cmd_keys, "rotate the master key that wraps sealed private keys"},
+	{"link", cmd_link, "link a certificate to an account"},
+	{"unlink", cmd_unlink, "unlink a certificate from an account"},
+	{"primary", cmd_primary, "set, clear and show an account's primary certificate"},
+	{"history", cmd_history, "every event of an account, a certificate or an actor"},
+	{"rebuild", cmd_rebuild, "drop and replay every read model"},
+	{"import", cmd_import, "bulk requests from a JSON Lines file"},
 	{"log", cmd_log, "print the raw events"},
 	{"verify", cmd_verify, "check signatures, chain, authority and Merkle tree"},
 	{"checkpoint", cmd_checkpoint, "sign and print the latest checkpoint"},
 	{"proof", cmd_proof, "RFC 9162 inclusion and consistency proofs"},
+	{"export", cmd_export, "export events (jsonl, csv, timeline) or an evidence bundle"},
+	{"verify-bundle", cmd_verify_bundle, "check an evidence bundle offline, with no ledger"},
+	{"webhook", cmd_webhook, "webhook subscriptions and their delivery"},
+	{"replay", cmd_replay, "every account as it stood at an instant, from the log alone"},
 };
 
 static void usage(FILE *f)
@@ -83,6 +95,9 @@ static int take_global(cli *c, int *argc, char **argv, int i)
 
 int main(int argc, char **argv)
 {
+	/* First, before anything uses OpenSSL: have it wipe every block it frees (OpenSSL 3.0 frees
+	 * some password and key copies unwiped). */
+	(void)cl_secrets_wipe_on_free();
 	cli c = {0};
 	c.ledger_dir = getenv("CERTLEDGER_DIR");
 	c.as = getenv("CERTLEDGER_ADMIN");

@@ -145,20 +145,23 @@ void cli_progress_done(void)
 	progress_shown = false;
 }
 
+/* The object is the library's one definition (cl_event_json_text, also used by export jsonl),
+ * so a log line and an export line of the same event are the same text. */
 json_t *cli_event_json(const cl_event_info *ev)
 {
-	char ts[40], id[65];
-	cli_time(ts, ev->ts);
-	cli_hex(id, ev->id, 32);
-	json_t *data = json_loads(ev->data_json, JSON_DECODE_ANY, NULL);
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o}", "seq", (json_int_t)ev->seq, "ts", ts, "type", ev->type,
-			 "actor", ev->actor, "id", id, "data", data ? data : json_null());
+	char *text = cl_event_json_text(ev, false);
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	return j;
 }
 
 void cli_print_event(cli *c, const cl_event_info *ev)
 {
 	if (c->json) {
-		cli_print_json(cli_event_json(ev));
+		char *text = cl_event_json_text(ev, false);
+		if (text != NULL)
+			puts(text);
+		free(text);
 		return;
 	}
 	char ts[40];

@@ -1,6 +1,6 @@
 /* account_create.c - `account create`: validate the address, decide internal or external from
  * the org domains, refuse a duplicate, and append account.created. */
-#include "certledger/accounts.h"
+#include "ingest/account_create.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -67,7 +67,7 @@ static cl_err create_cb(cl_wtxn *t, void *arg, cl_error *err)
 	else
 		cl_error_set(err, rc, "account data too large");
 	cl_buf_free(&data);
-	if (rc == CL_OK) {
+	if (rc == CL_OK && c->out != NULL) {
 		c->out->seq = ap.seq;
 		c->out->created_at = ap.ts;
 		snprintf(c->out->email, sizeof(c->out->email), "%s", c->email);
@@ -77,14 +77,37 @@ static cl_err create_cb(cl_wtxn *t, void *arg, cl_error *err)
 	return rc;
 }
 
+static cl_err prepare(create_ctx *c, const char *email, cl_account_kind kind, const char *name,
+		      cl_account_created *out, cl_error *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->kind = kind;
+	c->name = name ? name : "";
+	c->out = out;
+	if (email == NULL)
+		return cl_error_set(err, CL_EBADINPUT, "no email address given");
+	cl_err rc = cl_email_canonical(c->email, email, strlen(email), err);
+	if (rc != CL_OK)
+		return rc;
+	if (strlen(c->name) > CL_NAME_MAX)
+		return cl_error_set(err, CL_EBADINPUT, "account name is longer than %d bytes", CL_NAME_MAX);
+	return CL_OK;
+}
+
+cl_err cl_ingest__account_create(cl_wtxn *t, const char *email, cl_account_kind kind, const char *name,
+				 cl_account_created *out, cl_error *err)
+{
+	create_ctx c;
+	cl_err rc = prepare(&c, email, kind, name, out, err);
+	return rc == CL_OK ? create_cb(t, &c, err) : rc;
+}
+
 cl_err cl_account_create(cl_ledger *l, const char *email, cl_account_kind kind, const char *name,
 			 cl_account_created *out)
 {
-	create_ctx c = {{0}, kind, name ? name : "", out};
-	cl_err rc = cl_email_canonical(c.email, email, strlen(email), &l->err);
+	create_ctx c;
+	cl_err rc = prepare(&c, email, kind, name, out, &l->err);
 	if (rc != CL_OK)
 		return rc;
-	if (strlen(c.name) > CL_NAME_MAX)
-		return cl_error_set(&l->err, CL_EBADINPUT, "account name is longer than %d bytes", CL_NAME_MAX);
 	return cl_ledger__write(l, create_cb, &c, &l->err);
 }
