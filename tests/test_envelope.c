@@ -89,7 +89,7 @@ static void expect_bad(cl_bytes in, const char *needle)
 	cl_error err = CL_ERROR_INIT;
 	cl_err rc = cl_envelope_decode(in, &ev, &err);
 	if (rc != CL_EBADINPUT)
-		fail_msg("expected CL_EBADINPUT for '%s', got %d", needle, rc);
+		fail_msg("expected CL_EBADINPUT for '%s', got %d", needle ? needle : "(any message)", rc);
 	assert_true(err.msg[0] != '\0');
 	if (needle && strstr(err.msg, needle) == NULL)
 		fail_msg("message '%s' does not mention '%s'", err.msg, needle);
