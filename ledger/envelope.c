@@ -50,6 +50,11 @@ cl_err cl_event_sign(const cl_key *key, EVP_MD_CTX *ctx, cl_bytes body, uint8_t 
 	return cl_key_sign(key, ctx, CL_EVENT_SIG_DOMAIN, body, sig);
 }
 
+cl_err cl_event_sign_with(cl_signer_ctx *c, const cl_key *key, cl_bytes body, uint8_t sig[CL_ED25519_SIG_LEN])
+{
+	return cl_key_sign_with(c, key, CL_EVENT_SIG_DOMAIN, body, sig);
+}
+
 static cl_err bad(cl_error *err, const cl_mp_reader *r, const char *where)
 {
 	return cl_error_set(err, CL_EBADINPUT, "malformed event %s: %s", where,

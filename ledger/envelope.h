@@ -48,6 +48,10 @@ cl_err cl_envelope_encode(cl_buf *out, cl_bytes body, const uint8_t sig[CL_ED255
 cl_err cl_event_sign(const cl_key *key, EVP_MD_CTX *ctx, cl_bytes body, uint8_t sig[CL_ED25519_SIG_LEN])
 	__attribute__((warn_unused_result));
 
+/* The same with a per-thread signing context (keys.h), for batches. */
+cl_err cl_event_sign_with(cl_signer_ctx *c, const cl_key *key, cl_bytes body, uint8_t sig[CL_ED25519_SIG_LEN])
+	__attribute__((warn_unused_result));
+
 /* Strictly decodes an envelope and its body. Any deviation (size over CL_ENVELOPE_MAX,
  * truncation, trailing bytes, wrong types or lengths, keys missing or out of order, unknown v,
  * a data value that is not a well-formed map) is CL_EBADINPUT with a message in err. */

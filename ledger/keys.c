@@ -6,15 +6,32 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	ERR_clear_error();
+}
+
+const EVP_MD *cl_sha256_md(void)
+{
+	pthread_once(&sha256_once, fetch_sha256);
+	return sha256_md ? sha256_md : EVP_sha256();
+}
+
 void cl_sha256(const void *data, size_t n, uint8_t out[32])
 {
-	SHA256(data, n, out);
+	if (EVP_Digest(data, n, out, NULL, cl_sha256_md(), NULL) != 1)
+		abort();
 }
 
 static cl_err finish(cl_key *k, cl_error *err)
@@ -199,6 +216,50 @@ cl_err cl_key_sign(const cl_key *k, EVP_MD_CTX *ctx, const char *prefix, cl_byte
 		return CL_ECRYPTO;
 	}
 	return CL_OK;
+}
+
+cl_err cl_key_sign_with(cl_signer_ctx *c, const cl_key *k, const char *prefix, cl_bytes msg,
+			uint8_t sig[CL_ED25519_SIG_LEN])
+{
+	if (!k->has_private)
+		return CL_EUSAGE;
+	if (c->tmpl == NULL && (c->tmpl = EVP_MD_CTX_new()) == NULL)
+		return CL_ENOMEM;
+	if (c->work == NULL && (c->work = EVP_MD_CTX_new()) == NULL)
+		return CL_ENOMEM;
+	if (c->key != k) {
+		c->key = NULL;
+		EVP_MD_CTX_reset(c->tmpl);
+		if (EVP_DigestSignInit(c->tmpl, NULL, NULL, NULL, k->pkey) != 1) {
+			ERR_clear_error();
+			return CL_ECRYPTO;
+		}
+		c->key = k;
+	}
+	uint8_t stackbuf[2048];
+	size_t n;
+	uint8_t *m = join(prefix, msg, stackbuf, sizeof(stackbuf), &n);
+	if (m == NULL)
+		return CL_ENOMEM;
+	size_t siglen = CL_ED25519_SIG_LEN;
+	int ok = EVP_MD_CTX_copy_ex(c->work, c->tmpl) == 1 && EVP_DigestSign(c->work, sig, &siglen, m, n) == 1 &&
+		 siglen == CL_ED25519_SIG_LEN;
+	EVP_MD_CTX_reset(c->work);
+	if (m != stackbuf)
+		free(m);
+	if (!ok) {
+		ERR_clear_error();
+		return CL_ECRYPTO;
+	}
+	return CL_OK;
+}
+
+void cl_signer_ctx_free(cl_signer_ctx *c)
+{
+	EVP_MD_CTX_free(c->tmpl);
+	EVP_MD_CTX_free(c->work);
+	c->tmpl = c->work = NULL;
+	c->key = NULL;
 }
 
 bool cl_ed25519_verify_pkey(EVP_PKEY *pkey, EVP_MD_CTX *ctx, const char *prefix, cl_bytes msg,

@@ -39,6 +39,23 @@ void cl_key_free(cl_key *k);
  * EVP_MD_CTX when ctx is not NULL (one per thread for parallel signing). */
 cl_err cl_key_sign(const cl_key *k, EVP_MD_CTX *ctx, const char *prefix, cl_bytes msg,
 		   uint8_t sig[CL_ED25519_SIG_LEN]) __attribute__((warn_unused_result));
+/* One thread signing many messages, usually with one key (a batch of events): the
+ * EVP_DigestSignInit state is made once per key and every signature starts from a copy of it.
+ * A fresh init per message looks the algorithm up in OpenSSL's global method store, whose lock
+ * threads signing at once contend on. Not shared between threads; free with
+ * cl_signer_ctx_free. The keys it is used with must outlive it. */
+typedef struct cl_signer_ctx {
+	const cl_key *key; /* the key tmpl holds (NULL: none yet) */
+	EVP_MD_CTX *tmpl;
+	EVP_MD_CTX *work;
+} cl_signer_ctx;
+#define CL_SIGNER_CTX_INIT {NULL, NULL, NULL}
+
+/* Same result as cl_key_sign. */
+cl_err cl_key_sign_with(cl_signer_ctx *c, const cl_key *k, const char *prefix, cl_bytes msg,
+			uint8_t sig[CL_ED25519_SIG_LEN]) __attribute__((warn_unused_result));
+void cl_signer_ctx_free(cl_signer_ctx *c);
+
 /* true when sig is a valid Ed25519 signature by pub over prefix || msg. */
 bool cl_ed25519_verify(const uint8_t pub[CL_ED25519_PUB_LEN], EVP_MD_CTX *ctx, const char *prefix,
 		       cl_bytes msg, const uint8_t sig[CL_ED25519_SIG_LEN]);
@@ -46,7 +63,12 @@ bool cl_ed25519_verify(const uint8_t pub[CL_ED25519_PUB_LEN], EVP_MD_CTX *ctx, c
 bool cl_ed25519_verify_pkey(EVP_PKEY *pkey, EVP_MD_CTX *ctx, const char *prefix, cl_bytes msg,
 			    const uint8_t sig[CL_ED25519_SIG_LEN]);
 
-/* SHA-256 helpers. */
+/* SHA-256 helpers. cl_sha256_md is SHA-256 fetched from the default provider once per process
+ * (an immutable handle, never freed): SHA256() and EVP_sha256() look the algorithm up in
+ * OpenSSL's global method store, under its lock, on every call, which costs more than hashing
+ * an event. It is NULL only if that fetch failed; EVP_sha256() is the fallback then. */
+const EVP_MD *cl_sha256_md(void);
+/* Aborts if OpenSSL cannot hash (it cannot allocate): a wrong hash must never be stored. */
 void cl_sha256(const void *data, size_t n, uint8_t out[32]);
 
 #endif

@@ -10,6 +10,7 @@
  * it cannot allocate a digest context, and we abort then rather than store or sign a wrong hash.
  */
 #include "ledger/merkle.h"
+#include "ledger/keys.h"
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -23,7 +24,7 @@ void cl_merkle_leaf_hash(cl_bytes entry, uint8_t out[HLEN])
 	static const uint8_t prefix = 0x00;
 	unsigned int n = 0;
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	int ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+	int ok = c != NULL && EVP_DigestInit_ex(c, cl_sha256_md(), NULL) == 1 &&
 		 EVP_DigestUpdate(c, &prefix, 1) == 1 &&
 		 (entry.len == 0 || EVP_DigestUpdate(c, entry.ptr, entry.len) == 1) &&
 		 EVP_DigestFinal_ex(c, out, &n) == 1 && n == HLEN;
@@ -38,8 +39,7 @@ void cl_merkle_node_hash(const uint8_t l[HLEN], const uint8_t r[HLEN], uint8_t o
 	buf[0] = 0x01;
 	memcpy(buf + 1, l, HLEN);
 	memcpy(buf + 1 + HLEN, r, HLEN);
-	if (SHA256(buf, sizeof(buf), out) == NULL)
-		abort(); /* see the top of the file */
+	cl_sha256(buf, sizeof(buf), out); /* aborts on failure, see the top of the file */
 }
 
 void cl_merkle_empty_root(uint8_t out[HLEN])

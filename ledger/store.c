@@ -37,6 +37,12 @@ static cl_err open_core_dbis(cl_store *s, MDB_txn *txn, unsigned flags, cl_error
 	return CL_OK;
 }
 
+/* meta.format: 4 bytes, big-endian */
+static uint32_t format_version(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 cl_err cl_store_open(cl_store **out, const char *path, int create, cl_error *err)
 {
 	*out = NULL;
@@ -94,11 +100,15 @@ cl_err cl_store_open(cl_store **out, const char *path, int create, cl_error *err
 	} else if (rc != 0) {
 		ret = cl_error_set(err, CL_EINTEGRITY, "ledger at %s has no format version", path);
 		goto out;
-	} else if (v.mv_size != 4 || memcmp(v.mv_data, "\0\0\0", 3) != 0 ||
-		   ((uint8_t *)v.mv_data)[3] != CL_FORMAT_VERSION) {
+	} else if (v.mv_size != 4) {
 		ret = cl_error_set(err, CL_EUNSUPPORTED,
-				   "ledger at %s has an unknown format version (this build reads version %d)", path,
-				   CL_FORMAT_VERSION);
+				   "ledger at %s has a malformed format version (%zu bytes; this build reads version %d)",
+				   path, v.mv_size, CL_FORMAT_VERSION);
+		goto out;
+	} else if (format_version(v.mv_data) != CL_FORMAT_VERSION) {
+		ret = cl_error_set(err, CL_EUNSUPPORTED,
+				   "ledger at %s has format version %lu, which this build cannot read (it reads version %d)",
+				   path, (unsigned long)format_version(v.mv_data), CL_FORMAT_VERSION);
 		goto out;
 	}
 	rc = mdb_txn_commit(txn);
