@@ -34,6 +34,10 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
  * (0 when open). */
 int cli_open(cli *c, bool read_only);
 
+/* "unknown option '--x'" or "option '--x' needs a value", for the option getopt_long just
+ * refused (main sets opterr = 0 so that getopt prints nothing itself). Static storage. */
+const char *cli_bad_option(int argc, char **argv);
+
 /* True when argv holds -h or --help before a "--". */
 bool cli_wants_help(int argc, char **argv);
 int cli_help(const char *text);

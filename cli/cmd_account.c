@@ -80,7 +80,7 @@ static int create(cli *c, int argc, char **argv)
 			break;
 		case 'n': name = optarg; break;
 		case 'h': return cli_help(HELP);
-		default: return cli_usage("account", "invalid option");
+		default: return cli_usage("account", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind + 1 != argc)
@@ -117,7 +117,7 @@ static int show(cli *c, int argc, char **argv)
 						 optarg);
 			break;
 		case 'h': return cli_help(HELP);
-		default: return cli_usage("account", "invalid option");
+		default: return cli_usage("account", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind + 1 != argc)
@@ -153,7 +153,7 @@ static int list(cli *c, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h')
 			return cli_help(HELP);
-		return cli_usage("account", "invalid option");
+		return cli_usage("account", "%s", cli_bad_option(argc, argv));
 	}
 	if (optind != argc)
 		return cli_usage("account", "unexpected argument '%s'", argv[optind]);

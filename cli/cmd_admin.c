@@ -41,7 +41,7 @@ static int add(cli *c, int argc, char **argv)
 		case 'p': pub = optarg; break;
 		case 'g': gen = optarg; break;
 		case 'h': return cli_help(HELP);
-		default: return cli_usage("admin", "invalid option");
+		default: return cli_usage("admin", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind + 1 != argc)

@@ -129,7 +129,7 @@ static int upload(cli *c, int argc, char **argv)
 		case 'e': src = CL_PASSWORD_ENV; arg = optarg; sources++; break;
 		case 's': src = CL_PASSWORD_STDIN; arg = NULL; sources++; break;
 		case 'h': return cli_help(UPLOAD_HELP);
-		default: return cli_usage("cert upload", "invalid option");
+		default: return cli_usage("cert upload", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (sources > 1)
@@ -179,7 +179,7 @@ static int export_pem(cli *c, int argc, char **argv)
 		switch (opt) {
 		case 'o': out = optarg; break;
 		case 'h': return cli_help(EXPORT_HELP);
-		default: return cli_usage("cert export", "invalid option");
+		default: return cli_usage("cert export", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind + 1 != argc)

@@ -90,7 +90,7 @@ int cmd_cert_show(cli *c, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h')
 			return cli_help(SHOW_HELP);
-		return cli_usage("cert", "invalid option");
+		return cli_usage("cert", "%s", cli_bad_option(argc, argv));
 	}
 	if (optind + 1 != argc)
 		return cli_usage("cert", "cert show needs one FP");
@@ -129,7 +129,7 @@ int cmd_cert_list(cli *c, int argc, char **argv)
 			expiring = true;
 			break;
 		case 'h': return cli_help(LIST_HELP);
-		default: return cli_usage("cert", "invalid option");
+		default: return cli_usage("cert", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind != argc)

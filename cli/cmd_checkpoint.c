@@ -80,7 +80,7 @@ static int inclusion(cli *c, int argc, char **argv)
 		} else if (opt == 'h') {
 			return cli_help(PROOF_HELP);
 		} else {
-			return cli_usage("proof", "invalid option");
+			return cli_usage("proof", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind + 1 != argc || !cli_parse_u64(argv[optind], &seq) || seq == 0)

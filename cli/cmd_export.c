@@ -105,7 +105,7 @@ int cmd_export(cli *c, int argc, char **argv)
 		case 'c': cp_path = optarg; break;
 		case 'o': out_path = optarg; break;
 		case 'h': return cli_help(HELP);
-		default: return cli_usage("export", "invalid option");
+		default: return cli_usage("export", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind != argc)

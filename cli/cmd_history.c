@@ -34,7 +34,7 @@ int cmd_history(cli *c, int argc, char **argv)
 		case 'c': of = CL_HISTORY_CERT; subject = optarg; given++; break;
 		case 'A': of = CL_HISTORY_ACTOR; subject = optarg; given++; break;
 		case 'h': return cli_help(HELP);
-		default: return cli_usage("history", "invalid option");
+		default: return cli_usage("history", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (given != 1)

@@ -38,7 +38,7 @@ int cmd_import(cli *c, int argc, char **argv)
 			break;
 		case 'n': o.dry_run = true; break;
 		case 'h': return cli_help(HELP);
-		default: return cli_usage("import", "invalid option");
+		default: return cli_usage("import", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind + 1 != argc)

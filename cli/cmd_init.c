@@ -32,7 +32,7 @@ int cmd_init(cli *c, int argc, char **argv)
 		case 'o': io.origin = optarg; break;
 		case 'w': io.owner_name = optarg; break;
 		case 'h': free(domains); return cli_help(HELP);
-		default: free(domains); return cli_usage("init", "invalid option");
+		default: free(domains); return cli_usage("init", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind != argc) {

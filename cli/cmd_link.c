@@ -31,7 +31,7 @@ static int run(cli *c, int argc, char **argv, bool unlink)
 		switch (opt) {
 		case 'r': reason = optarg; break;
 		case 'h': return cli_help(unlink ? UNLINK_HELP : LINK_HELP);
-		default: return cli_usage(cmd, "invalid option");
+		default: return cli_usage(cmd, "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind + 2 != argc)

@@ -44,7 +44,7 @@ int cmd_log(cli *c, int argc, char **argv)
 				return cli_usage("log", "--until needs an RFC 3339 time or a date, not '%s'", optarg);
 			break;
 		case 'h': return cli_help(HELP);
-		default: return cli_usage("log", "invalid option");
+		default: return cli_usage("log", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind != argc)

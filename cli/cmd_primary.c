@@ -36,7 +36,7 @@ static int set_or_clear(cli *c, int argc, char **argv, bool clear)
 		switch (opt) {
 		case 'f': force = true; break;
 		case 'h': return cli_help(HELP);
-		default: return cli_usage("primary", "invalid option");
+		default: return cli_usage("primary", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind + (clear ? 1 : 2) != argc)
@@ -97,7 +97,7 @@ static int show(cli *c, int argc, char **argv)
 			on = true;
 			break;
 		case 'h': return cli_help(HELP);
-		default: return cli_usage("primary", "invalid option");
+		default: return cli_usage("primary", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (on && at != CL_AT_NOW)

@@ -20,7 +20,7 @@ int cmd_rebuild(cli *c, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h')
 			return cli_help(HELP);
-		return cli_usage("rebuild", "invalid option");
+		return cli_usage("rebuild", "%s", cli_bad_option(argc, argv));
 	}
 	if (optind != argc)
 		return cli_usage("rebuild", "unexpected argument '%s'", argv[optind]);

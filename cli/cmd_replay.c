@@ -59,7 +59,7 @@ int cmd_replay(cli *c, int argc, char **argv)
 				return cli_usage("replay", "--until needs an RFC 3339 time or a date, not '%s'", optarg);
 			break;
 		case 'h': return cli_help(HELP);
-		default: return cli_usage("replay", "invalid option");
+		default: return cli_usage("replay", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind != argc)

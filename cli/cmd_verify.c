@@ -26,7 +26,7 @@ int cmd_verify(cli *c, int argc, char **argv)
 				return cli_usage("verify", "--from needs a seq (1 or more), not '%s'", optarg);
 			break;
 		case 'h': return cli_help(HELP);
-		default: return cli_usage("verify", "invalid option");
+		default: return cli_usage("verify", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind != argc)

@@ -60,7 +60,7 @@ int cmd_verify_bundle(cli *c, int argc, char **argv)
 			o.public_key = pin;
 			break;
 		case 'h': return cli_help(HELP);
-		default: return cli_usage("verify-bundle", "invalid option");
+		default: return cli_usage("verify-bundle", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind + 1 != argc)

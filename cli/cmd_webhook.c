@@ -304,7 +304,7 @@ static int add(cli *c, int argc, char **argv)
 		case 'r': o.retry = optarg; break;
 		case 'p': o.allow_private = true; break;
 		case 'h': return cli_help(HELP_ADD);
-		default: return cli_usage("webhook add", "invalid option");
+		default: return cli_usage("webhook add", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind + 1 != argc)
@@ -439,7 +439,7 @@ static int replay(cli *c, int argc, char **argv)
 		switch (opt) {
 		case 'f': from = optarg; break;
 		case 'h': return cli_help(HELP_REPLAY);
-		default: return cli_usage("webhook replay", "invalid option");
+		default: return cli_usage("webhook replay", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (optind + 1 != argc)
@@ -528,7 +528,7 @@ static int deliver(cli *c, int argc, char **argv)
 			break;
 		case 'a': o.ca_file = optarg; break;
 		case 'h': return cli_help(HELP_DELIVER);
-		default: return cli_usage("webhook deliver", "invalid option");
+		default: return cli_usage("webhook deliver", "%s", cli_bad_option(argc, argv));
 		}
 	}
 	if (once && o.follow)

@@ -5,6 +5,7 @@
  * $CERTLEDGER_ADMIN and $CERTLEDGER_KEY). They are taken out of argv before the command parses
  * its own options.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,7 @@ int main(int argc, char **argv)
 	 * some password and key copies unwiped). */
 	(void)cl_secrets_wipe_on_free();
 	cli c = {0};
+	opterr = 0; /* the commands report a refused option themselves, as "certledger: ..." */
 	c.ledger_dir = getenv("CERTLEDGER_DIR");
 	c.as = getenv("CERTLEDGER_ADMIN");
 	c.key = getenv("CERTLEDGER_KEY");

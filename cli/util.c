@@ -1,5 +1,6 @@
 /* util.c - shared helpers of the CLI: errors and exit codes, opening, JSON and text output,
  * parsing numbers and times, progress on a terminal. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,19 @@ int cli_open(cli *c, bool read_only)
 	if (rc != CL_OK)
 		return cli_fail_err(&err);
 	return EXIT_OK;
+}
+
+const char *cli_bad_option(int argc, char **argv)
+{
+	static char msg[160];
+	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+	if (optopt != 0 && optopt != '?')
+		snprintf(msg, sizeof(msg), "option '%.100s' needs a value", arg);
+	else if (arg[0] == '-')
+		snprintf(msg, sizeof(msg), "unknown option '%.100s'", arg);
+	else
+		snprintf(msg, sizeof(msg), "invalid option");
+	return msg;
 }
 
 bool cli_wants_help(int argc, char **argv)

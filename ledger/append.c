@@ -56,6 +56,7 @@ struct cl_wtxn {
 	cl_write_fn fn;
 	void *ctx;
 	signer sg;
+	int64_t now; /* the transaction's time: every event of one write carries the same ts */
 };
 
 MDB_txn *cl_wtxn__txn(cl_wtxn *t) { return t->txn; }
@@ -181,7 +182,7 @@ static cl_err push(cl_wtxn *t, const cl_actor *who, const char *type, cl_bytes d
 	}
 	/* the body is built outside the array, which may move when it grows */
 	cl_buf body = CL_BUF_INIT(CL_ENVELOPE_MAX - ENVELOPE_OVERHEAD);
-	int64_t ts = cl_ledger__now(l);
+	int64_t ts = t->now;
 	if (ts < t->head.ts)
 		ts = t->head.ts; /* time never goes backwards in the log */
 	uint8_t prev[CL_HASH_LEN];
@@ -365,6 +366,10 @@ static cl_err write_cb(MDB_txn *txn, void *arg, cl_error *err)
 	if (rc == CL_OK)
 		rc = cl_admins_load(&t->admins, t->l->store, txn, err);
 	uint64_t first_seq = t->head.seq + 1;
+	/* One reading of the clock per transaction: a change made of several events (an unlink
+	 * that also clears the primary, an import batch) happens at one instant, so no "as of"
+	 * question can fall between its events. */
+	t->now = cl_ledger__now(t->l);
 	if (rc == CL_OK)
 		rc = t->fn(t, t->ctx, err);
 	if (rc == CL_OK && t->n > 0)

@@ -39,7 +39,8 @@ cl_actor cl_wtxn__actor(cl_wtxn *t);
 /* Appends one event of `type` with the encoded data map, signed at commit by `who` (so who->key
  * must stay valid until cl_ledger__write returns; data is copied). The actor
  * must be allowed to make this change (authority.h) or CL_EDENIED is returned. out may be NULL.
- * ts is the handle's clock, never earlier than the previous event's ts. */
+ * ts is the handle's clock read once when the write began (every event of one write shares it),
+ * never earlier than the previous event's ts. */
 cl_err cl_wtxn_append(cl_wtxn *t, const cl_actor *who, const char *type, cl_bytes data, cl_appended *out,
 		      cl_error *err) __attribute__((warn_unused_result));
 
