@@ -178,7 +178,10 @@ void cli_print_event(cli *c, const cl_event_info *ev)
 		free(text);
 		return;
 	}
+	/* Text is for people: long data (a certificate's DER) is cut; --json has all of it. */
 	char ts[40];
 	cli_time(ts, ev->ts);
-	printf("%6llu  %s  %-20s %-12s %s\n", (unsigned long long)ev->seq, ts, ev->type, ev->actor, ev->data_json);
+	int len = (int)strlen(ev->data_json), max = 240;
+	printf("%6llu  %s  %-20s %-12s %.*s%s\n", (unsigned long long)ev->seq, ts, ev->type, ev->actor,
+	       len > max ? max : len, ev->data_json, len > max ? "..." : "");
 }
