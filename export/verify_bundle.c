@@ -34,6 +34,7 @@
 #include "ledger/encoding.h"
 #include "ledger/handle.h"
 #include "ledger/merkle.h"
+#include "ledger/signer_keys.h"
 #include "ledger/timefmt.h"
 
 #define CHUNK 4096
@@ -58,11 +59,6 @@ typedef struct chunk {
 	size_t n;
 } chunk;
 
-typedef struct signer_key {
-	uint8_t id[CL_SIGNER_ID_LEN];
-	EVP_PKEY *pkey;
-} signer_key;
-
 typedef struct vb {
 	FILE *in;
 	cl_bundle_result *res;
@@ -81,8 +77,7 @@ typedef struct vb {
 	json_t *admins_hdr;
 	/* walk state */
 	cl_admins admins;
-	signer_key *keys;
-	size_t nkeys;
+	cl_signer_keys keys;
 	uint64_t prev_seq;   /* last entry's seq (0 before the first) */
 	uint64_t expect;     /* next range seq */
 	uint8_t prev_id[32]; /* id of the previous range event */
@@ -204,32 +199,6 @@ static bool get_seq(json_t *j, uint64_t *out)
 }
 
 /* ---- keys of the signers ---- */
-
-static EVP_PKEY *key_for(vb *v, const uint8_t id[CL_SIGNER_ID_LEN])
-{
-	for (size_t i = 0; i < v->nkeys; i++)
-		if (memcmp(v->keys[i].id, id, CL_SIGNER_ID_LEN) == 0)
-			return v->keys[i].pkey;
-	return NULL;
-}
-
-static cl_err add_key(vb *v, const uint8_t pub[CL_ED25519_PUB_LEN])
-{
-	uint8_t id[CL_SIGNER_ID_LEN];
-	cl_sha256(pub, CL_ED25519_PUB_LEN, id);
-	if (key_for(v, id) != NULL)
-		return CL_OK;
-	signer_key *k = realloc(v->keys, (v->nkeys + 1) * sizeof(*k));
-	if (k == NULL)
-		return CL_ENOMEM;
-	v->keys = k;
-	k[v->nkeys].pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, CL_ED25519_PUB_LEN);
-	if (k[v->nkeys].pkey == NULL)
-		return CL_ECRYPTO;
-	memcpy(k[v->nkeys].id, id, CL_SIGNER_ID_LEN);
-	v->nkeys++;
-	return CL_OK;
-}
 
 /* ---- the header ---- */
 
@@ -773,20 +742,20 @@ static bool entry_line(vb *v, chunk *c)
 		goto out;
 	}
 	if (seq > 1) /* seq 1 is signed by the key it names, which the check above compared */
-		en->pkey = key_for(v, ev.signer);
+		en->pkey = cl_signer_keys_get(&v->keys, ev.signer);
 	if (cl_admins_apply(&v->admins, seq, ev.type, ev.data, &v->e) != CL_OK) {
 		fault(v, seq, "signer not allowed: seq %llu: %.400s", (unsigned long long)seq, v->e.msg);
 		goto out;
 	}
 	if (seq == 1 || cl_event_is(&ev, "admin.added")) {
 		const uint8_t *pub = seq == 1 ? v->admins.ledger_pub : v->admins.v[v->admins.n - 1].pub;
-		if (add_key(v, pub) != CL_OK) {
+		if (cl_signer_keys_add(&v->keys, pub) != CL_OK) {
 			cl_error_set(v->err, CL_ECRYPTO, "cannot load a signer key");
 			goto out;
 		}
 	}
 	if (seq == 1)
-		en->pkey = key_for(v, ev.signer);
+		en->pkey = cl_signer_keys_get(&v->keys, ev.signer);
 	if (en->pkey == NULL) {
 		fault(v, seq, "signer not allowed: seq %llu: its signing key is not known", (unsigned long long)seq);
 		goto out;
@@ -921,9 +890,7 @@ out:
 			chunk_clear(&v.chunks[i]);
 		free(v.chunks[i].v);
 	}
-	for (size_t i = 0; i < v.nkeys; i++)
-		EVP_PKEY_free(v.keys[i].pkey);
-	free(v.keys);
+	cl_signer_keys_free(&v.keys);
 	cl_admins_free(&v.admins);
 	json_decref(v.admins_hdr);
 	cl_buf_free(&v.line);

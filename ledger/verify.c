@@ -19,6 +19,7 @@
 #include "ledger/head.h"
 #include "ledger/log.h"
 #include "ledger/merkle.h"
+#include "ledger/signer_keys.h"
 #include "ledger/merkle_store.h"
 
 #define CHUNK 8192
@@ -37,18 +38,12 @@ typedef struct sig_job {
 	size_t from, to;
 } sig_job;
 
-typedef struct signer_key {
-	uint8_t id[CL_SIGNER_ID_LEN];
-	EVP_PKEY *pkey;
-} signer_key;
-
 typedef struct vstate {
 	cl_ledger *l;
 	MDB_txn *txn;
 	cl_verify_result *res;
 	cl_admins admins;
-	signer_key *keys;
-	size_t nkeys;
+	cl_signer_keys keys;
 	uint8_t prev[CL_HASH_LEN];
 	int64_t prev_ts;
 	cl_merkle_builder tree;
@@ -75,32 +70,6 @@ static void fail(vstate *v, uint64_t seq, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(v->res->reason, sizeof(v->res->reason), fmt, ap);
 	va_end(ap);
-}
-
-static EVP_PKEY *key_for(vstate *v, const uint8_t id[CL_SIGNER_ID_LEN])
-{
-	for (size_t i = 0; i < v->nkeys; i++)
-		if (memcmp(v->keys[i].id, id, CL_SIGNER_ID_LEN) == 0)
-			return v->keys[i].pkey;
-	return NULL;
-}
-
-static cl_err add_key(vstate *v, const uint8_t pub[CL_ED25519_PUB_LEN])
-{
-	uint8_t id[CL_SIGNER_ID_LEN];
-	cl_sha256(pub, CL_ED25519_PUB_LEN, id);
-	if (key_for(v, id) != NULL)
-		return CL_OK;
-	signer_key *k = realloc(v->keys, (v->nkeys + 1) * sizeof(*k));
-	if (k == NULL)
-		return CL_ENOMEM;
-	v->keys = k;
-	k[v->nkeys].pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, CL_ED25519_PUB_LEN);
-	if (k[v->nkeys].pkey == NULL)
-		return CL_ECRYPTO;
-	memcpy(k[v->nkeys].id, id, CL_SIGNER_ID_LEN);
-	v->nkeys++;
-	return CL_OK;
 }
 
 static void *verify_range(void *arg)
@@ -206,7 +175,7 @@ static bool check_event(vstate *v, uint64_t key_seq, cl_bytes env)
 	}
 	if (ev.seq == 1 || cl_event_is(&ev, "admin.added")) {
 		const cl_admin *last = v->admins.n ? &v->admins.v[v->admins.n - 1] : NULL;
-		if (add_key(v, ev.seq == 1 ? v->admins.ledger_pub : last->pub) != CL_OK) {
+		if (cl_signer_keys_add(&v->keys, ev.seq == 1 ? v->admins.ledger_pub : last->pub) != CL_OK) {
 			fail(v, key_seq, "cannot load a signer key");
 			return false;
 		}
@@ -217,7 +186,7 @@ static bool check_event(vstate *v, uint64_t key_seq, cl_bytes env)
 		sig_item *it = &v->items[v->nitems++];
 		it->body = ev.body;
 		it->sig = ev.sig;
-		it->pkey = key_for(v, ev.signer);
+		it->pkey = cl_signer_keys_get(&v->keys, ev.signer);
 		it->seq = key_seq;
 		it->ok = false;
 	}
@@ -389,9 +358,7 @@ cl_err cl_ledger_verify(cl_ledger *l, uint64_t from_seq, cl_verify_result *res, 
 	res->head = head.seq;
 out:
 	mdb_txn_abort(v.txn);
-	for (size_t i = 0; i < v.nkeys; i++)
-		EVP_PKEY_free(v.keys[i].pkey);
-	free(v.keys);
+	cl_signer_keys_free(&v.keys);
 	free(v.items);
 	free(v.cp_sizes);
 	cl_admins_free(&v.admins);
