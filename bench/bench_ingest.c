@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_report.h"
 #include "certledger/certledger.h"
 #include "ingest/cert_file.h"
 #include "ingest/cert_upload.h"
@@ -44,7 +45,6 @@
 #include "ledger/append.h"
 #include "ledger/handle.h"
 
-#define MAX_ROUNDS 32
 #define BENCH_ABORT (-200)
 
 static double now(void)
@@ -62,72 +62,10 @@ static void die(const char *what, const char *msg)
 
 /* ---- the results table ---- */
 
-typedef struct row {
-	const char *what;
-	const char *unit;
-	double goal; /* 0: no goal (for reference) */
-	int n;
-	double limit[MAX_ROUNDS], ours[MAX_ROUNDS];
-} row;
 
-static row rows[16];
-static int nrows;
 
-static row *new_row(const char *what, const char *unit, double goal)
-{
-	row *r = &rows[nrows++];
-	memset(r, 0, sizeof(*r));
-	r->what = what;
-	r->unit = unit;
-	r->goal = goal;
-	return r;
-}
 
-static void add(row *r, double limit, double ours)
-{
-	if (r->n < MAX_ROUNDS) {
-		r->limit[r->n] = limit;
-		r->ours[r->n] = ours;
-		r->n++;
-	}
-}
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n)
-{
-	double tmp[MAX_ROUNDS];
-	memcpy(tmp, v, (size_t)n * sizeof(*v));
-	qsort(tmp, (size_t)n, sizeof(*tmp), cmp_double);
-	return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
-}
-
-static void print_table(void)
-{
-	printf("| measurement | OpenSSL (raw) | certledger | ratio (min-max) | goal |\n");
-	printf("|---|---:|---:|---:|---|\n");
-	for (int i = 0; i < nrows; i++) {
-		const row *r = &rows[i];
-		double ratios[MAX_ROUNDS], lo = 1e300, hi = 0;
-		for (int k = 0; k < r->n; k++) {
-			ratios[k] = r->ours[k] / r->limit[k];
-			lo = ratios[k] < lo ? ratios[k] : lo;
-			hi = ratios[k] > hi ? ratios[k] : hi;
-		}
-		double ratio = median(ratios, r->n);
-		char goal[64];
-		if (r->goal > 0)
-			snprintf(goal, sizeof(goal), ">= %.2f: %s", r->goal, ratio >= r->goal ? "met" : "MISSED");
-		else
-			snprintf(goal, sizeof(goal), "(for reference)");
-		printf("| %s | %.0f %s | %.0f %s | %.3f (%.3f-%.3f) | %s |\n", r->what, median(r->limit, r->n), r->unit,
-		       median(r->ours, r->n), r->unit, ratio, lo, hi, goal);
-	}
-}
 
 /* ---- files and ledgers ---- */
 
@@ -240,7 +178,7 @@ static void bench_p12(const char *label_nc, const char *label_c, const char *pat
 	char pwfile[600];
 	snprintf(pwfile, sizeof(pwfile), "%s/pw-%d", g_dir, g_ledgers);
 	write_all(pwfile, pw, strlen(pw));
-	row *rnc = new_row(label_nc, "files/s", 0.9), *rc = new_row(label_c, "files/s", 0.9);
+	cl_bench_row *rnc = cl_bench_row_new(label_nc, "files/s", 0.9), *rc = cl_bench_row_new(label_c, "files/s", 0.9);
 	cl_ledger *scratch = fresh_ledger();
 	openssl_p12(d, n, pw); /* warm up both */
 	ours_p12_nocommit(scratch, path, pw);
@@ -252,7 +190,7 @@ static void bench_p12(const char *label_nc, const char *label_c, const char *pat
 		t0 = now();
 		for (int i = 0; i < iters; i++)
 			ours_p12_nocommit(scratch, path, pw);
-		add(rnc, base, iters / (now() - t0));
+		cl_bench_add(rnc, base, iters / (now() - t0));
 
 		cl_ledger **ls = calloc((size_t)commits, sizeof(*ls));
 		for (int i = 0; i < commits; i++)
@@ -265,7 +203,7 @@ static void bench_p12(const char *label_nc, const char *label_c, const char *pat
 		for (int i = 0; i < commits; i++)
 			if (cl_cert_upload(ls[i], path, CL_PASSWORD_FILE, pwfile, NULL, NULL, NULL) != CL_OK)
 				die("cl_cert_upload", cl_ledger_error(ls[i]));
-		add(rc, base, commits / (now() - t0));
+		cl_bench_add(rc, base, commits / (now() - t0));
 		for (int i = 0; i < commits; i++)
 			cl_ledger_free(ls[i]);
 		free(ls);
@@ -348,8 +286,8 @@ static cl_err bulk_cb(cl_wtxn *t, void *arg, cl_error *err)
 
 static void bench_pem(int rounds, int m)
 {
-	row *rd = new_row("PEM upload, a signed durable event each (cl_cert_upload)", "certs/s", 0.5);
-	row *rb = new_row("PEM upload, bulk: parse each, one transaction for all", "certs/s", 0.5);
+	cl_bench_row *rd = cl_bench_row_new("PEM upload, a signed durable event each (cl_cert_upload)", "certs/s", 0.5);
+	cl_bench_row *rb = cl_bench_row_new("PEM upload, bulk: parse each, one transaction for all", "certs/s", 0.5);
 	cl_ledger *l = fresh_ledger(), *lb = fresh_ledger();
 	int total = 2 * m * rounds;
 	char **paths = calloc((size_t)total, sizeof(*paths));
@@ -364,7 +302,7 @@ static void bench_pem(int rounds, int m)
 		for (int i = 0; i < m; i++)
 			if (cl_cert_upload(l, mine[i], CL_PASSWORD_NONE, NULL, NULL, NULL, NULL) != CL_OK)
 				die("cl_cert_upload", cl_ledger_error(l));
-		add(rd, base, m / (now() - t0));
+		cl_bench_add(rd, base, m / (now() - t0));
 
 		t0 = now();
 		openssl_pem(bulk, m);
@@ -382,7 +320,7 @@ static void bench_pem(int rounds, int m)
 		bulk_ctx c = {files, m};
 		if (cl_ledger__write(lb, bulk_cb, &c, &err) != CL_OK)
 			die("bulk write", err.msg);
-		add(rb, base, m / (now() - t0));
+		cl_bench_add(rb, base, m / (now() - t0));
 		for (int i = 0; i < m; i++)
 			cl_cert_file_free(files[i]);
 		free(files);
@@ -479,7 +417,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (rounds < 1 || rounds > MAX_ROUNDS || iters < 1 || commits < 1 || pem < 1)
+	if (rounds < 1 || rounds > CL_BENCH_MAX_ROUNDS || iters < 1 || commits < 1 || pem < 1)
 		die("options", "out of range");
 	(void)cl_secrets_wipe_on_free(); /* as the CLI runs: OpenSSL wipes what it frees */
 	snprintf(g_dir, sizeof(g_dir), "%s/bench_ingest-XXXXXX", base);
@@ -505,7 +443,7 @@ int main(int argc, char **argv)
 		  legacy_p12, "foo", rounds, iters, commits);
 	bench_pem(rounds, pem);
 	double busy = machine_busy() - busy0, own = own_cpu() - own0, wall = now() - wall0;
-	print_table();
+	cl_bench_print_table("OpenSSL (raw)");
 	if (busy0 >= 0)
 		printf("\nother processes took %.0f%% of the machine's %ld CPUs during the run (this one: %.0f%%)\n",
 		       100 * (busy - own) / (wall * (double)sysconf(_SC_NPROCESSORS_ONLN)), sysconf(_SC_NPROCESSORS_ONLN),

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_report.h"
 #include "certledger/certledger.h"
 #include "ledger/append.h"
 #include "ledger/envelope.h"
@@ -51,80 +52,11 @@ static void die(const char *what, const char *msg)
  * back to back, so that a round's ratio compares the two under the same conditions (this
  * machine's vCPUs and disk are shared and drift). The table shows the median of the per-round
  * rates and the median of the per-round ratios. */
-#define MAX_ROUNDS 32
 
-typedef struct row {
-	const char *what;
-	const char *unit;
-	double goal;
-	int n;
-	double limit[MAX_ROUNDS], ours[MAX_ROUNDS]; /* per second; limit 0: an absolute goal */
-} row;
 
-static row rows[8];
-static int nrows;
 
-static row *new_row(const char *what, const char *unit, double goal)
-{
-	row *r = &rows[nrows++];
-	memset(r, 0, sizeof(*r));
-	r->what = what;
-	r->unit = unit;
-	r->goal = goal;
-	return r;
-}
 
-static void add(row *r, double limit, double ours)
-{
-	if (r->n < MAX_ROUNDS) {
-		r->limit[r->n] = limit;
-		r->ours[r->n] = ours;
-		r->n++;
-	}
-}
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n)
-{
-	double tmp[MAX_ROUNDS];
-	memcpy(tmp, v, (size_t)n * sizeof(*v));
-	qsort(tmp, (size_t)n, sizeof(*tmp), cmp_double);
-	return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
-}
-
-static void print_table(void)
-{
-	printf("| measurement | limit (raw) | certledger | ratio (min-max) | goal |\n");
-	printf("|---|---:|---:|---:|---|\n");
-	for (int i = 0; i < nrows; i++) {
-		const row *r = &rows[i];
-		double ours = median(r->ours, r->n);
-		if (r->limit[0] > 0) {
-			double ratios[MAX_ROUNDS], lo = 1e300, hi = 0;
-			for (int k = 0; k < r->n; k++) {
-				ratios[k] = r->ours[k] / r->limit[k];
-				lo = ratios[k] < lo ? ratios[k] : lo;
-				hi = ratios[k] > hi ? ratios[k] : hi;
-			}
-			double ratio = median(ratios, r->n);
-			if (r->goal > 0)
-				printf("| %s | %.0f %s | %.0f %s | %.2f (%.2f-%.2f) | >= %.2f: %s |\n", r->what,
-				       median(r->limit, r->n), r->unit, ours, r->unit, ratio, lo, hi, r->goal,
-				       ratio >= r->goal ? "met" : "MISSED");
-			else
-				printf("| %s | %.0f %s | %.0f %s | %.2f (%.2f-%.2f) | (the machine, for reference) |\n",
-				       r->what, median(r->limit, r->n), r->unit, ours, r->unit, ratio, lo, hi);
-		} else {
-			printf("| %s | - | %.0f %s | - | >= %.0f %s: %s |\n", r->what, ours, r->unit, r->goal, r->unit,
-			       ours >= r->goal ? "met" : "MISSED");
-		}
-	}
-}
 
 /* ---- (a) durable single commits ---- */
 
@@ -384,7 +316,7 @@ int main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (durable < 10 || nsign < 100 || batch < 1 || rounds < 1 || rounds > MAX_ROUNDS || optind != argc)
+	if (durable < 10 || nsign < 100 || batch < 1 || rounds < 1 || rounds > CL_BENCH_MAX_ROUNDS || optind != argc)
 		usage();
 	char *root = NULL, ledger[4096], rawdir[4096], shapedir[4096];
 	if (asprintf(&root, "%s/bench-ledger-XXXXXX", base && *base ? base : "/tmp") < 0 || mkdtemp(root) == NULL)
@@ -415,16 +347,16 @@ int main(int argc, char **argv)
 	double busy0 = machine_busy(), own0 = own_cpu(), wall0 = now();
 
 	/* (a) durable single commits: raw and library back to back, in rounds */
-	row *ra = new_row("durable single commits (1 event each)", "commits/s", 0.85);
-	row *rs = new_row("raw LMDB commits shaped like one event", "commits/s", 0);
+	cl_bench_row *ra = cl_bench_row_new("durable single commits (1 event each)", "commits/s", 0.85);
+	cl_bench_row *rs = cl_bench_row_new("raw LMDB commits shaped like one event", "commits/s", 0);
 	int per = durable / rounds > 0 ? durable / rounds : 1;
 	for (int r = 0; r < rounds; r++) {
 		double t_raw = raw_lmdb_commits(rawdir, per, false);
 		l->threads = 1;
 		double t_lib = append_batches(l, per, 1);
 		double t_shaped = raw_lmdb_commits(shapedir, per, true);
-		add(ra, per / t_raw, per / t_lib);
-		add(rs, per / t_raw, per / t_shaped);
+		cl_bench_add(ra, per / t_raw, per / t_lib);
+		cl_bench_add(rs, per / t_raw, per / t_shaped);
 	}
 
 	/* (b) signing: one core's raw loop, then batches signed on one core and on every core */
@@ -432,9 +364,9 @@ int main(int argc, char **argv)
 	snprintf(label_n, sizeof(label_n), "batch append, %ld signing cores", cores);
 	static char label_r[64];
 	snprintf(label_r, sizeof(label_r), "raw signing loop on %ld threads", cores);
-	row *rb1 = new_row("batch append, 1 signing core", "events/s", 0.7);
-	row *rbn = new_row(label_n, "events/s", 1.6);
-	row *rr = new_row(label_r, "sigs/s", 0);
+	cl_bench_row *rb1 = cl_bench_row_new("batch append, 1 signing core", "events/s", 0.7);
+	cl_bench_row *rbn = cl_bench_row_new(label_n, "events/s", 1.6);
+	cl_bench_row *rr = cl_bench_row_new(label_r, "sigs/s", 0);
 	EVP_PKEY *k = l->actor_key->pkey;
 	uint8_t sig[64];
 	raw_sign(k, nsign / 10, sig);               /* warm up */
@@ -445,14 +377,14 @@ int main(int argc, char **argv)
 		double t1 = append_batches(l, 1, (uint32_t)batch);
 		l->threads = (int)cores;
 		double tn = append_batches(l, 1, (uint32_t)batch);
-		add(rb1, sign_rate, batch / t1);
-		add(rbn, sign_rate, batch / tn);
-		add(rr, sign_rate, raw_sign_threads(k, nsign / (int)cores, (int)cores));
+		cl_bench_add(rb1, sign_rate, batch / t1);
+		cl_bench_add(rbn, sign_rate, batch / tn);
+		cl_bench_add(rr, sign_rate, raw_sign_threads(k, nsign / (int)cores, (int)cores));
 	}
 
 	/* (c) verify: one core's raw loop vs the whole ledger verified on every core */
 	snprintf(label_v, sizeof(label_v), "verify, %ld cores", cores);
-	row *rc = new_row(label_v, "events/s", 1.5);
+	cl_bench_row *rc = cl_bench_row_new(label_v, "events/s", 1.5);
 	raw_verify(k, nsign / 10);
 	cl_verify_result vr;
 	for (int r = 0; r < 3; r++) {
@@ -460,20 +392,20 @@ int main(int argc, char **argv)
 		double t0 = now();
 		if (cl_ledger_verify(l, 0, &vr, NULL, NULL) != CL_OK || !vr.ok)
 			die("verify", vr.reason);
-		add(rc, ver_rate, (double)vr.events / (now() - t0));
+		cl_bench_add(rc, ver_rate, (double)vr.events / (now() - t0));
 	}
 
 	/* (d) scan + decode */
-	row *rd = new_row("log scan + strict decode", "events/s", 2e6);
+	cl_bench_row *rd = cl_bench_row_new("log scan + strict decode", "events/s", 2e6);
 	uint64_t scanned = 0, body_bytes = 0;
 	for (int r = 0; r < 3; r++) {
 		double t_scan = scan_decode(l, &scanned, &body_bytes);
-		add(rd, 0, (double)scanned / t_scan);
+		cl_bench_add(rd, 0, (double)scanned / t_scan);
 	}
 
 	printf("log: %llu events, bodies of %.0f bytes on average; the raw loops sign and verify %d-byte messages\n\n",
 	       (unsigned long long)vr.events, (double)body_bytes / (double)scanned, MSG_LEN);
-	print_table();
+	cl_bench_print_table("limit (raw)");
 	double busy = machine_busy() - busy0, own = own_cpu() - own0, wall = now() - wall0;
 	if (busy0 >= 0)
 		printf("\nwall %.1f s; this program used %.2f cores on average, other processes %.2f of the %ld%s\n", wall,
