@@ -22,6 +22,8 @@
 #include "ingest/cert_upload.h"
 #include "ingest/keystore.h"
 #include "ingest/ossl.h"
+#include <jansson.h>
+#include <malloc.h>
 #include "ingest/password.h"
 #include "ingest/seal.h"
 #include "ingest/smime_test.h"
@@ -33,8 +35,19 @@ static const char OOM[] = "out of memory";
 
 _Static_assert(CL_CERT_NAME_MAX == CL_CERT_NAME_MAX_LEN, "one limit for certificate names");
 
+/* jansson holds the text of import lines (a "pem" value may be a private key): its blocks are
+ * wiped before they are freed as well. */
+static void json_wipe_free(void *p)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
 bool cl_secrets_wipe_on_free(void)
 {
+	json_set_alloc_funcs(malloc, json_wipe_free);
 	return cl_ingest__wipe_openssl_frees();
 }
 

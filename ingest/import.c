@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,9 +71,15 @@ static int read_line(import_ctx *c, size_t *len, cl_error *err)
 			if (nc <= c->cap)
 				return cl_error_set(err, CL_ETOOLARGE, "line %llu is longer than %zu bytes",
 						    (unsigned long long)c->reading, LINE_MAX_BYTES);
-			char *p = realloc(c->buf, nc);
+			/* a line may hold a PEM private key: grow by copying and wiping, never realloc */
+			char *p = malloc(nc);
 			if (p == NULL)
 				return cl_error_set(err, CL_ENOMEM, "out of memory");
+			if (c->buf != NULL) {
+				memcpy(p, c->buf, c->cap);
+				OPENSSL_cleanse(c->buf, c->cap);
+				free(c->buf);
+			}
 			c->buf = p;
 			c->cap = nc;
 		}
@@ -239,7 +246,8 @@ static cl_err op_cert_upload(cl_wtxn *t, json_t *o, import_ctx *c, cl_error *err
 	if (rc == CL_OK)
 		rc = cl_ingest__upload_parsed(t, f, name, NULL, err);
 	cl_cert_file_free(f);
-	free(bytes);
+	if (bytes != NULL)
+		OPENSSL_clear_free(bytes, len); /* decoded DER or PKCS#12 */
 	return rc;
 }
 
@@ -450,6 +458,8 @@ cl_err cl_import_jsonl(cl_ledger *l, const char *path, const cl_import_opts *opt
 out:
 	if (c.f)
 		fclose(c.f);
+	if (c.buf != NULL)
+		OPENSSL_cleanse(c.buf, c.cap);
 	free(c.buf);
 	cl_secret_free(&password);
 	return rc;

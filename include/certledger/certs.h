@@ -168,8 +168,8 @@ cl_err cl_cert_export(cl_ledger *l, const char *fingerprint, char **pem, size_t 
  * owner or an admin may rotate (CL_EDENIED). */
 cl_err cl_keys_rotate_master(cl_ledger *l, size_t *rewrapped) __attribute__((warn_unused_result));
 
-/* Makes OpenSSL wipe every block before it frees it: OpenSSL 3.0 frees some copies of passwords
- * and keys without wiping them. A program that uploads certificates calls this first thing in
+/* Makes OpenSSL (and jansson, which holds import lines) wipe every block before it frees it:
+ * OpenSSL 3.0 frees some copies of passwords and keys without wiping them. A program that uploads certificates calls this first thing in
  * main(), before anything uses OpenSSL; returns false when that is too late (nothing changed). */
 bool cl_secrets_wipe_on_free(void);
 
